@@ -1,0 +1,70 @@
+import { FerryError } from '../../errors.js';
+import { byteswap } from '../../ir/materialize.js';
+import { numelOf } from '../../ir/dtype.js';
+
+/**
+ * In-memory layout helpers for data that had to be inflated (deflated zip entries): turn a strided,
+ * possibly big-endian view into contiguous little-endian bytes. Lazy (on-disk) data uses TensorEncoding instead.
+ */
+
+/** True when `strides` are the C-order (row-major) strides of `shape` (size-1 dims may have any stride). */
+export function isContiguous(shape: readonly number[], strides: readonly number[]): boolean {
+  let expect = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const n = shape[d] as number;
+    if (n !== 1 && strides[d] !== expect) return false;
+    expect *= n;
+  }
+  return true;
+}
+
+/** Element range [lo, hi] a view touches (hi inclusive); numel must be > 0. */
+export function viewExtent(offset: number, shape: readonly number[], strides: readonly number[]): { lo: number; hi: number } {
+  let lo = offset;
+  let hi = offset;
+  for (let d = 0; d < shape.length; d++) {
+    const ext = ((shape[d] as number) - 1) * (strides[d] as number);
+    if (ext < 0) lo += ext;
+    else hi += ext;
+  }
+  return { lo, hi };
+}
+
+/** Contiguous copy of a view over `storage` (elements of `es` bytes), byteswapped when `bigEndian`. */
+export function gatherStrided(
+  storage: Uint8Array,
+  es: number,
+  shape: readonly number[],
+  strides: readonly number[],
+  offset: number,
+  bigEndian: boolean,
+  where: { file?: string; tensor?: string },
+): Uint8Array {
+  const numel = numelOf(shape);
+  const out = new Uint8Array(numel * es);
+  if (numel === 0) return out;
+  const { lo, hi } = viewExtent(offset, shape, strides);
+  if (lo < 0 || (hi + 1) * es > storage.length) {
+    throw new FerryError('E_OFFSETS', `view reaches outside its storage of ${Math.floor(storage.length / es)} elements`, where);
+  }
+  if (isContiguous(shape, strides)) {
+    out.set(storage.subarray(offset * es, (offset + numel) * es));
+  } else {
+    const idx = new Array<number>(shape.length).fill(0);
+    let src = offset;
+    for (let i = 0; i < numel; i++) {
+      out.set(storage.subarray(src * es, src * es + es), i * es);
+      for (let d = shape.length - 1; d >= 0; d--) {
+        const v = (idx[d] as number) + 1;
+        if (v < (shape[d] as number)) {
+          idx[d] = v;
+          src += strides[d] as number;
+          break;
+        }
+        idx[d] = 0;
+        src -= ((shape[d] as number) - 1) * (strides[d] as number);
+      }
+    }
+  }
+  return bigEndian ? byteswap(out, es) : out;
+}
