@@ -27,6 +27,14 @@ export function f16BitsToF32(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
+/** binary16 bits → float32 bits, exact; NaN keeps its sign and payload (as PyTorch's fp16_ieee_to_fp32_value). */
+export function f16BitsToF32Bits(h: number): number {
+  if ((h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0) {
+    return (((h & 0x8000) << 16) | 0x7f800000 | ((h & 0x3ff) << 13)) >>> 0;
+  }
+  return f32ToBits(f16BitsToF32(h));
+}
+
 /** float32 bits → binary16 bits, round-to-nearest-even. */
 export function f32BitsToF16(x: number): number {
   const sign = (x >>> 16) & 0x8000;
@@ -78,9 +86,8 @@ export function castFloatBytes(src: Uint8Array, from: FloatDType, to: FloatDType
     bits = alignedU32(src);
   } else if (from === 'F16') {
     const h = alignedU16(src);
-    const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = f16BitsToF32(h[i] as number);
-    bits = new Uint32Array(out.buffer);
+    bits = new Uint32Array(n);
+    for (let i = 0; i < n; i++) bits[i] = f16BitsToF32Bits(h[i] as number);
   } else if (from === 'BF16') {
     const h = alignedU16(src);
     bits = new Uint32Array(n);

@@ -1,0 +1,204 @@
+/**
+ * The typed API between the UI (main thread) and the Ferry worker, exposed with comlink.
+ *
+ * The main thread never touches tensor bytes: it sends `File` objects (structured-cloned handles, no copy)
+ * and gets back plain metadata, statistics and output `Blob`s. Every method resolves to a `Result`
+ * envelope instead of throwing, because comlink flattens thrown errors to `{name, message}`; the
+ * envelope carries the `SerializedFerryError` (code, file, offset, tensor…) and `unwrap` re-throws it
+ * as a real `FerryError` on the main side.
+ */
+import type { SerializedFerryError } from '../src/core/errors.js';
+import { FerryError, ERROR_CODES, toFerryError } from '../src/core/errors.js';
+import type { Candidate } from '../src/core/formats/registry.js';
+import type { Checkpoint, FormatId, GraphSummary, HfConfigSummary } from '../src/core/ir/checkpoint.js';
+import type { CastDType, DType } from '../src/core/ir/dtype.js';
+import type { CheckpointTotals } from '../src/core/ir/summary.js';
+import { checkpointTotals } from '../src/core/ir/summary.js';
+import { byteLengthOf, numelOf } from '../src/core/ir/dtype.js';
+
+/** One input file with its path relative to the dropped folder ('/' separators). */
+export interface InputFile {
+  path: string;
+  file: File;
+}
+
+export type { Candidate };
+
+/** What the tensor table shows (no bytes, no spans). */
+export interface TensorRow {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  numel: number;
+  bytes: number;
+  /** Stored dtype when it differs (quantized TF.js weights). */
+  storedDtype?: DType | undefined;
+  aliases?: string[] | undefined;
+}
+
+export interface CheckpointSummary {
+  format: FormatId;
+  entry: string;
+  files: { path: string; bytes: number }[];
+  metadata?: Record<string, string> | undefined;
+  /** config.json summary without the raw object (kept in the worker). */
+  config?: Omit<HfConfigSummary, 'raw'> | undefined;
+  graph?: GraphSummary | undefined;
+  warnings: string[];
+  totals: CheckpointTotals;
+  tensors: TensorRow[];
+}
+
+export interface OpenResult {
+  /** Every checkpoint found in the input, best first. */
+  candidates: Candidate[];
+  /** The candidate that was opened (the best one), if opening succeeded. */
+  checkpoint?: CheckpointSummary | undefined;
+  /** Why the best candidate could not be opened (the user may still pick another one). */
+  error?: SerializedFerryError | undefined;
+}
+
+export interface TensorStatsResult {
+  min: number | null;
+  max: number | null;
+  mean: number | null;
+  std: number | null;
+  nanCount: number;
+  infCount: number;
+  zeroCount: number;
+  numel: number;
+}
+
+export interface ConvertRequest {
+  target: 'safetensors';
+  /** undefined = keep each tensor's dtype. */
+  dtype?: CastDType | undefined;
+  /** Bytes; undefined = one file. */
+  maxShardSize?: number | undefined;
+}
+
+export interface ProgressUpdate {
+  bytesDone: number;
+  bytesTotal: number;
+  tensorsDone: number;
+  tensorsTotal: number;
+  tensor: string;
+  file: string;
+  /** True for the last update of a job. */
+  final: boolean;
+}
+
+export interface OutputFile {
+  name: string;
+  bytes: number;
+  blob: Blob;
+}
+
+export interface ConvertResponse {
+  files: OutputFile[];
+  tensors: number;
+  totalBytes: number;
+  aliases: Record<string, string>;
+  warnings: string[];
+  /** One file → that file; several → a stored (uncompressed) zip. Absent when the zip would exceed 4 GiB. */
+  download?: { name: string; blob: Blob } | undefined;
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: SerializedFerryError };
+
+export type ProgressCallback = (p: ProgressUpdate) => void;
+
+/** The API the worker exposes. */
+export interface FerryWorkerApi {
+  /** Replace the input set, detect checkpoints, open the best one. */
+  open(files: InputFile[]): Promise<Result<OpenResult>>;
+  /** Open another candidate of the current input set. */
+  select(entry: string): Promise<Result<CheckpointSummary>>;
+  /** min/max/mean/std/NaN/Inf of one tensor of the open checkpoint (reads that tensor only). */
+  tensorStats(name: string): Promise<Result<TensorStatsResult>>;
+  /** Convert the open checkpoint. `onProgress` must be wrapped with comlink.proxy. */
+  convert(req: ConvertRequest, onProgress?: ProgressCallback): Promise<Result<ConvertResponse>>;
+  /** Cancel the running job (stats or convert); it settles with E_CANCELLED. */
+  cancel(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers shared by both sides.
+
+export function ok<T>(value: T): Result<T> {
+  return { ok: true, value };
+}
+
+export function fail(e: unknown): Result<never> {
+  return { ok: false, error: toFerryError(e).toJSON() };
+}
+
+/** Rebuild a typed FerryError from its plain form (unknown codes become E_INTERNAL). */
+export function reviveError(s: SerializedFerryError): FerryError {
+  const code = Object.prototype.hasOwnProperty.call(ERROR_CODES, s.code) ? s.code : 'E_INTERNAL';
+  return new FerryError(code, s.detail, { file: s.file, offset: s.offset, tensor: s.tensor, node: s.node, global: s.global });
+}
+
+/** Main side: value, or throw the typed FerryError. */
+export function unwrap<T>(r: Result<T>): T {
+  if (r.ok) return r.value;
+  throw reviveError(r.error);
+}
+
+/** The plain summary the UI shows, from a Checkpoint (drops tensor locations and config.raw). */
+export function summarize(ckpt: Checkpoint, fileSize: (path: string) => number): CheckpointSummary {
+  const config = ckpt.config
+    ? { model_type: ckpt.config.model_type, architectures: ckpt.config.architectures, sizes: ckpt.config.sizes, torch_dtype: ckpt.config.torch_dtype }
+    : undefined;
+  return {
+    format: ckpt.format,
+    entry: ckpt.entry,
+    files: ckpt.files.map((path) => ({ path, bytes: fileSize(path) })),
+    metadata: ckpt.metadata,
+    config,
+    graph: ckpt.graph,
+    warnings: [...ckpt.warnings],
+    totals: checkpointTotals(ckpt),
+    tensors: ckpt.tensors.map((t) => {
+      const numel = numelOf(t.shape);
+      return {
+        name: t.name,
+        dtype: t.dtype,
+        shape: [...t.shape],
+        numel,
+        bytes: byteLengthOf(t.dtype, numel),
+        storedDtype: t.storedDtype,
+        aliases: t.aliases ? [...t.aliases] : undefined,
+      };
+    }),
+  };
+}
+
+/**
+ * Rate-limit progress reports: at most one per `intervalMs` (default 100 ms → ≤ 10/s);
+ * `flush` sends the last state as the final update.
+ */
+export function throttleProgress(
+  send: (p: ProgressUpdate) => void,
+  intervalMs = 100,
+  now: () => number = () => performance.now(),
+): { update(p: Omit<ProgressUpdate, 'final'>): void; flush(): void } {
+  let last = -Infinity;
+  let latest: Omit<ProgressUpdate, 'final'> | undefined;
+  return {
+    update(p) {
+      latest = p;
+      const t = now();
+      if (t - last >= intervalMs) {
+        last = t;
+        send({ ...p, final: false });
+      }
+    },
+    flush() {
+      if (latest) send({ ...latest, final: true });
+    },
+  };
+}
+
+/** Size limit of a zip without zip64 records (what fflate writes). */
+export const ZIP32_LIMIT = 0xffffffff;
