@@ -13,6 +13,8 @@ import type { Candidate } from '../src/core/formats/registry.js';
 import type { Checkpoint, FormatId, GraphSummary, HfConfigSummary } from '../src/core/ir/checkpoint.js';
 import type { CastDType, DType } from '../src/core/ir/dtype.js';
 import type { CheckpointTotals } from '../src/core/ir/summary.js';
+import type { TensorStats } from '../src/core/ir/stats.js';
+import type { ConvertProgress } from '../src/core/convert/to-safetensors.js';
 import { checkpointTotals } from '../src/core/ir/summary.js';
 import { byteLengthOf, numelOf } from '../src/core/ir/dtype.js';
 
@@ -58,16 +60,8 @@ export interface OpenResult {
   error?: SerializedFerryError | undefined;
 }
 
-export interface TensorStatsResult {
-  min: number | null;
-  max: number | null;
-  mean: number | null;
-  std: number | null;
-  nanCount: number;
-  infCount: number;
-  zeroCount: number;
-  numel: number;
-}
+/** Per-tensor statistics, as the core computes them. */
+export type TensorStatsResult = TensorStats;
 
 export interface ConvertRequest {
   target: 'safetensors';
@@ -77,13 +71,7 @@ export interface ConvertRequest {
   maxShardSize?: number | undefined;
 }
 
-export interface ProgressUpdate {
-  bytesDone: number;
-  bytesTotal: number;
-  tensorsDone: number;
-  tensorsTotal: number;
-  tensor: string;
-  file: string;
+export interface ProgressUpdate extends ConvertProgress {
   /** True for the last update of a job. */
   final: boolean;
 }

@@ -3,6 +3,9 @@ import type { FileSet } from '../io/source.js';
 import { f16BitsToF32 } from '../convert/precision/float.js';
 import { byteLengthOf, dtypeBits, numelOf } from './dtype.js';
 import type { ByteSpan, TensorRef } from './checkpoint.js';
+import { byteswap, gatherStrided } from './strided.js';
+
+export { byteswap };
 
 /**
  * Lazy bytes → real bytes. The only place that turns a TensorRef into contiguous little-endian bytes.
@@ -120,18 +123,6 @@ async function readSpans(spans: ByteSpan[], files: FileSet, expected: number, te
   return out;
 }
 
-export function byteswap(b: Uint8Array, width: number): Uint8Array {
-  if (width <= 1) return b;
-  for (let i = 0; i + width <= b.length; i += width) {
-    for (let a = i, z = i + width - 1; a < z; a++, z--) {
-      const t = b[a] as number;
-      b[a] = b[z] as number;
-      b[z] = t;
-    }
-  }
-  return b;
-}
-
 async function readStrided(
   ref: TensorRef,
   spans: ByteSpan[],
@@ -148,9 +139,7 @@ async function readStrided(
   if (strides.length !== shape.length) {
     throw new FerryError('E_SHAPE', `strides ${JSON.stringify(strides)} do not match shape ${JSON.stringify(shape)}`, { tensor: ref.name, file: span.file });
   }
-  const numel = numelOf(shape);
-  const out = new Uint8Array(numel * es);
-  if (numel === 0) return out;
+  if (numelOf(shape) === 0) return new Uint8Array(0);
   // Element range touched in the storage.
   let lo = enc.storageOffset;
   let hi = enc.storageOffset;
@@ -170,35 +159,7 @@ async function readStrided(
   const src = files.get(span.file);
   if (!src) throw new FerryError('E_MISSING_FILE', `'${span.file}' was not provided`, { file: span.file, tensor: ref.name });
   const raw = await src.read(span.offset + lo * es, (hi - lo + 1) * es);
-  // Contiguous fast path.
-  let contiguous = true;
-  let expect = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    if ((shape[d] as number) !== 1 && strides[d] !== expect) contiguous = false;
-    expect *= shape[d] as number;
-  }
-  if (contiguous) {
-    out.set(raw.subarray(0, numel * es));
-  } else {
-    const idx = new Array<number>(shape.length).fill(0);
-    let srcElem = enc.storageOffset - lo;
-    for (let i = 0; i < numel; i++) {
-      const so = srcElem * es;
-      for (let k = 0; k < es; k++) out[i * es + k] = raw[so + k] as number;
-      // advance the multi-index
-      for (let d = shape.length - 1; d >= 0; d--) {
-        const v = (idx[d] as number) + 1;
-        if (v < (shape[d] as number)) {
-          idx[d] = v;
-          srcElem += strides[d] as number;
-          break;
-        }
-        idx[d] = 0;
-        srcElem -= ((shape[d] as number) - 1) * (strides[d] as number);
-      }
-    }
-  }
-  return enc.bigEndian ? byteswap(out, es) : out;
+  return gatherStrided(raw, es, shape, strides, enc.storageOffset - lo, enc.bigEndian === true, { file: span.file, tensor: ref.name });
 }
 
 /** sha256 (hex) of the tensor's contiguous little-endian bytes. */

@@ -6,7 +6,7 @@ import type { DType } from '../../ir/dtype.js';
 import { DTYPES, numelOf } from '../../ir/dtype.js';
 import type { Checkpoint, TensorRef } from '../../ir/checkpoint.js';
 import type { FormatReader, ReadContext } from '../types.js';
-import { gatherStrided } from '../pytorch/strided.js';
+import { gatherStrided } from '../../ir/strided.js';
 
 /**
  * NumPy .npy (format versions 1.0, 2.0, 3.0) and .npz (a zip of .npy files, stored or deflated).

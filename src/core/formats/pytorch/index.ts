@@ -10,7 +10,7 @@ import type { ByteSpan, Checkpoint, TensorRef } from '../../ir/checkpoint.js';
 import type { FormatReader, ReadContext } from '../types.js';
 import { describe, dictGet, isDict, isGlobal, isList, isPyObject, isTuple, qualname, unpickle } from './pickle.js';
 import type { PickleOptions, PyGlobal, PyObject, PyValue } from './pickle.js';
-import { gatherStrided, isContiguous, viewExtent } from './strided.js';
+import { gatherStrided, isContiguous, viewExtent } from '../../ir/strided.js';
 
 export { unpickle, ALLOWED_GLOBALS, isAllowedGlobal } from './pickle.js';
 export type { PyValue } from './pickle.js';

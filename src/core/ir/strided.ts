@@ -1,11 +1,24 @@
-import { FerryError } from '../../errors.js';
-import { byteswap } from '../../ir/materialize.js';
-import { numelOf } from '../../ir/dtype.js';
+import { FerryError } from '../errors.js';
+import { numelOf } from './dtype.js';
 
 /**
- * In-memory layout helpers for data that had to be inflated (deflated zip entries): turn a strided,
- * possibly big-endian view into contiguous little-endian bytes. Lazy (on-disk) data uses TensorEncoding instead.
+ * Strided-view helpers: turn a strided, possibly big-endian view of in-memory storage bytes into contiguous
+ * little-endian bytes. Used by the materializer (lazy on-disk storages, after reading the touched range) and by
+ * readers that had to inflate data (deflated zip entries).
  */
+
+/** Reverse the byte order of every `width`-byte element, in place. */
+export function byteswap(b: Uint8Array, width: number): Uint8Array {
+  if (width <= 1) return b;
+  for (let i = 0; i + width <= b.length; i += width) {
+    for (let a = i, z = i + width - 1; a < z; a++, z--) {
+      const t = b[a] as number;
+      b[a] = b[z] as number;
+      b[z] = t;
+    }
+  }
+  return b;
+}
 
 /** True when `strides` are the C-order (row-major) strides of `shape` (size-1 dims may have any stride). */
 export function isContiguous(shape: readonly number[], strides: readonly number[]): boolean {
